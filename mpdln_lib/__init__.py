@@ -1,0 +1,76 @@
+"""mpdln_lib: multi-pathway deep linear networks in JAX.
+
+The library behind the book that reproduces Kim & Lee, "Gradient Descent with
+Large Step Size Restores Symmetry in Deep Linear Networks with Multi-Pathway"
+(arXiv:2606.05219, ICML 2026).
+
+Importing it turns on ``jax_enable_x64``: Hessian eigenvalues and the
+closed-form comparisons need float64, and the flag must be set before any
+array is created. Pass ``dtype=jnp.float32`` explicitly to compute in float32.
+"""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+from .curvature import (  # noqa: E402
+    DENSE_LIMIT,
+    dense_hessian,
+    flat_loss,
+    hessian_matvec,
+    hessian_top_eigenvalues,
+    hvp,
+    lanczos_top_eigenvalues,
+    lanczos_tridiagonal,
+    power_iteration,
+    sharpness,
+)
+from .dynamics import (  # noqa: E402
+    DEFAULT_DIVERGENCE_THRESHOLD,
+    FlowTrajectory,
+    Trajectory,
+    gradient_descent,
+    gradient_flow,
+    random_init,
+    sweep_gd,
+)
+from .models import (  # noqa: E402
+    Network,
+    Params,
+    Target,
+    end_to_end,
+    init_aligned,
+    init_from_strengths,
+    init_random,
+    loss,
+    make_target,
+    path_product,
+    path_products,
+    scalar_target,
+)
+from .observables import (  # noqa: E402
+    effective_pathways,
+    invariant_z,
+    layer_balance,
+    max_imbalance,
+    pathway_potential,
+    shares,
+    strengths,
+)
+from .theory import (  # noqa: E402
+    balanced_sharpness,
+    equal_split_sharpness,
+    flattest_split,
+    gamma_wcr,
+    gd_end_strength,
+    gf_learning_time,
+    gf_limit,
+    matrix_hessian_spectrum,
+    rebalancing_window,
+    sharpness_ratio,
+    single_path_sharpness,
+    worst_case_return_map,
+    z_change_per_step,
+)
+
+__version__ = "0.1.0"

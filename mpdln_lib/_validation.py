@@ -1,0 +1,82 @@
+"""Argument checks shared by the public functions.
+
+Each check raises ``ValueError`` whose message names the argument, the value
+that was given and what is allowed. The checks run in plain Python before any
+``jit`` boundary, so they see concrete values.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def positive_int(name: str, value: Any) -> int:
+    """Return ``value`` as an ``int`` after checking that it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
+    return int(value)
+
+
+def positive_finite(name: str, value: Any) -> float:
+    """Return ``value`` as a ``float`` after checking that it is finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:
+            value = float(np.asarray(value).item())
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def finite_real(name: str, value: Any) -> float:
+    """Return ``value`` as a ``float`` after checking that it is a finite real number."""
+    try:
+        result = float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}") from None
+    if not math.isfinite(result):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return result
+
+
+def finite_array(name: str, value: Any, shape: Sequence[int] | None = None) -> np.ndarray:
+    """Return ``value`` as a float64 NumPy array after checking finiteness and shape.
+
+    A ``None`` entry in ``shape`` matches any size along that axis.
+    """
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of real numbers, got {value!r}") from None
+    if shape is not None:
+        matches = array.ndim == len(shape) and all(
+            want is None or want == got for want, got in zip(shape, array.shape)
+        )
+        if not matches:
+            wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {wanted}, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must contain only finite numbers, got {array!r}")
+    return array
+
+
+def positive_array(name: str, value: Any, shape: Sequence[int] | None = None) -> np.ndarray:
+    """Like :func:`finite_array`, and every entry must also be > 0."""
+    array = finite_array(name, value, shape)
+    if np.any(array <= 0):
+        raise ValueError(f"{name} must contain only positive numbers, got {array!r}")
+    return array
+
+
+def one_of(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """Return ``value`` after checking that it is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)!r}, got {value!r}")
+    return value
