@@ -34,6 +34,7 @@ from .dynamics import (  # noqa: E402
     random_init,
     sweep_gd,
 )
+from .explorers import MAX_FRAMES, figure_to_html, frame_explorer, frame_values  # noqa: E402
 from .models import (  # noqa: E402
     Network,
     Params,
@@ -56,6 +57,16 @@ from .observables import (  # noqa: E402
     pathway_potential,
     shares,
     strengths,
+)
+from .plotting import (  # noqa: E402
+    PALETTE,
+    THEORY_STYLE,
+    THRESHOLD_STYLE,
+    mark_divergence,
+    new_figure,
+    pathway_color,
+    plot_pathways,
+    use_book_style,
 )
 from .theory import (  # noqa: E402
     balanced_sharpness,
