@@ -76,6 +76,7 @@ from .theory import (  # noqa: E402
     gd_end_strength,
     gf_learning_time,
     gf_limit,
+    gf_velocity,
     matrix_hessian_spectrum,
     rebalancing_window,
     sharpness_ratio,

@@ -48,6 +48,22 @@ def balanced_sharpness(p: jax.Array, depth: int | Sequence[int]) -> jax.Array:
     return jnp.sum(depths * jnp.abs(p) ** (2.0 - 2.0 / depths), axis=-1)
 
 
+def gf_velocity(p: jax.Array, y: float, depth: int) -> jax.Array:
+    """Compute the balanced gradient-flow velocity ``dp_k/dt = L p_k^(2 - 2/L) (y - sum_j p_j)``.
+
+    Args:
+        p: Path products, shape ``(..., K)``, non-negative.
+        y: Target value.
+        depth: The common depth ``L``.
+
+    Returns:
+        ``dp/dt``, shape ``(..., K)``.
+    """
+    depth = check.positive_int("depth", depth)
+    residual = y - jnp.sum(p, axis=-1, keepdims=True)
+    return depth * jnp.abs(p) ** (2.0 - 2.0 / depth) * residual
+
+
 def single_path_sharpness(y: float, depth: int, num_pathways: int = 1) -> float:
     """Compute the sharpness ``S_1`` of the minimum where one pathway carries all of ``y``.
 
