@@ -55,8 +55,9 @@ def frame_explorer(
         labels: Control name -> slider label; default the control name.
 
     Returns:
-        A ``VBox`` of the sliders above the stacked frames. Its attribute
-        ``sliders`` maps control names to their sliders and ``frames`` counts the frames.
+        A ``VBox`` of the sliders above the stacked frames. Its attributes:
+        ``sliders`` maps control names to their sliders, ``links`` lists the
+        slider-to-stack links and ``frames`` counts the frames.
 
     Raises:
         ValueError: If a control has no values or the frames would exceed ``MAX_FRAMES``.
@@ -87,19 +88,22 @@ def frame_explorer(
         for name in names
     }
 
+    links: list[widgets.Widget] = []
+
     def build(level: int, chosen: dict) -> widgets.Widget:
         if level == len(names):
             return widgets.HTML(figure_to_html(render(**chosen), alt(**chosen)))
         name = names[level]
         children = [build(level + 1, {**chosen, name: value}) for value in controls[name]]
         stack = widgets.Stack(children, selected_index=0)
-        widgets.jslink((sliders[name], "index"), (stack, "selected_index"))
+        links.append(widgets.jslink((sliders[name], "index"), (stack, "selected_index")))
         return stack
 
     frames = build(0, {})
     box = widgets.VBox([widgets.VBox(list(sliders.values())), frames])
     box.sliders = sliders
     box.frames = count
+    box.links = links
     return box
 
 
