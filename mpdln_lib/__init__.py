@@ -48,12 +48,14 @@ from .models import (  # noqa: E402
     path_product,
     path_products,
     scalar_target,
+    target_from_matrix,
 )
 from .observables import (  # noqa: E402
     effective_pathways,
     invariant_z,
     layer_balance,
     max_imbalance,
+    mode_matrices,
     pathway_potential,
     shares,
     strengths,

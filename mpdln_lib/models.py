@@ -342,3 +342,32 @@ def loss(params: Params, target: Target) -> jax.Array:
     """
     residual = end_to_end(params) - target.matrix
     return 0.5 * jnp.sum(residual**2)
+
+
+def target_from_matrix(matrix: jax.Array | Sequence[Sequence[float]]) -> Target:
+    """Build a target from a square matrix ``M*`` by its singular value decomposition.
+
+    Use it when the target comes from data, for example the input-output
+    correlation of whitened inputs. The singular values are sorted in
+    decreasing order. Where they repeat, the singular vectors are one valid
+    choice among many.
+
+    Args:
+        matrix: ``M*``, shape ``(d, d)``, finite.
+
+    Returns:
+        The :class:`Target`, whose ``matrix`` is the given ``M*``.
+
+    Raises:
+        ValueError: If ``matrix`` is not a non-empty square 2-d array of finite numbers.
+    """
+    array = check.finite_array("matrix", matrix, (None, None))
+    if array.shape[0] != array.shape[1] or array.size == 0:
+        raise ValueError(f"matrix must be a non-empty square matrix, got shape {array.shape}")
+    left, s, right_t = np.linalg.svd(array)
+    return Target(
+        matrix=jnp.asarray(array),
+        left=jnp.asarray(left),
+        singular_values=jnp.asarray(s),
+        right=jnp.asarray(right_t.T),
+    )

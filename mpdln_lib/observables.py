@@ -127,3 +127,22 @@ def invariant_z(p: jax.Array, depth: int) -> jax.Array:
         raise ValueError(f"invariant_z needs at least 2 pathways along the last axis, got shape {p.shape}")
     phi = pathway_potential(p, depth)
     return phi[..., :1] - phi[..., 1:]
+
+
+def mode_matrices(params: Params, target: Target) -> jax.Array:
+    """Compute each pathway's map in the target's singular bases, ``U^T Omega_k V``.
+
+    Entry ``(k, i, j)`` is ``u_i^T Omega_k v_j``: how strongly pathway ``k`` maps
+    input mode ``j`` onto output mode ``i``. The diagonal is :func:`strengths`.
+    For a network aligned with the target every off-diagonal entry is 0, and
+    gradient descent and gradient flow keep it 0.
+
+    Args:
+        params: Network parameters (a tuple of ``K`` arrays of shape ``(L_k, d, d)``).
+        target: The target whose singular vectors define the modes.
+
+    Returns:
+        Shape ``(K, d, d)``.
+    """
+    omegas = path_products(params)
+    return jnp.einsum("ai,kab,bj->kij", target.left, omegas, target.right)
