@@ -78,6 +78,7 @@ from .theory import (  # noqa: E402
     gd_end_strength,
     gf_learning_time,
     gf_limit,
+    gf_limit_depths,
     gf_velocity,
     matrix_hessian_spectrum,
     rebalancing_window,

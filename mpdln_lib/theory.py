@@ -380,3 +380,76 @@ def z_change_per_step(a: jax.Array, residual: jax.Array, eta: float, depth: int)
     exact_phi = a ** (2.0 - depth) * ((1.0 - eta * a ** (depth - 2.0) * r) ** (2.0 - depth) - 1.0)
     approx_phi = (depth - 2.0) * eta * r + 0.5 * (depth - 1.0) * (depth - 2.0) * eta**2 * r**2 * a ** (depth - 2.0)
     return exact_phi[..., :1] - exact_phi[..., 1:], approx_phi[..., :1] - approx_phi[..., 1:]
+
+
+def _flow_time_potential(p: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Compute ``Phi_L(p) = integral dp / (L p^(2 - 2/L))`` per pathway (``L = depth``)."""
+    out = np.empty_like(p)
+    single_layer, two_layer, deep = depth == 1, depth == 2, depth >= 3
+    out[single_layer] = p[single_layer]
+    out[two_layer] = 0.5 * np.log(p[two_layer])
+    L = depth[deep]
+    out[deep] = p[deep] ** (2.0 / L - 1.0) / (2.0 - L)
+    return out
+
+
+def _inverse_flow_time_potential(v: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Invert :func:`_flow_time_potential`; entries with ``L >= 3`` need ``v < 0``."""
+    out = np.empty_like(v)
+    single_layer, two_layer, deep = depth == 1, depth == 2, depth >= 3
+    out[single_layer] = v[single_layer]
+    out[two_layer] = np.exp(2.0 * v[two_layer])
+    L = depth[deep]
+    out[deep] = ((L - 2.0) * -v[deep]) ** (-L / (L - 2.0))
+    return out
+
+
+def gf_limit_depths(p0: Sequence[float] | jax.Array, y: float, depths: Sequence[int]) -> np.ndarray:
+    """Compute where balanced gradient flow on one mode ends when pathways differ in depth.
+
+    Pathway ``k`` obeys ``dp_k/dt = L_k p_k^(2 - 2/L_k) (y - f)``, so
+    ``Phi_{L_k}(p_k)`` with ``Phi_L(p) = integral dp / (L p^(2 - 2/L))`` (``p`` for
+    ``L = 1``, ``log(p) / 2`` for ``L = 2``, ``p^(2/L - 1) / (2 - L)`` for ``L >= 3``)
+    grows by the same ``tau(t) = integral_0^t (y - f) ds`` in every pathway. The
+    limit is ``p_k = Phi_{L_k}^{-1}(Phi_{L_k}(p_k(0)) + tau)`` with ``tau`` solving
+    ``sum_k p_k = y`` by bisection. With equal depths it agrees with :func:`gf_limit`.
+
+    Args:
+        p0: Initial path products, shape ``(K,)``; positive where ``L_k >= 2``.
+        y: Target value, positive.
+        depths: ``(L_1, ..., L_K)``.
+
+    Returns:
+        ``p(inf)``, shape ``(K,)``, float64.
+
+    Raises:
+        ValueError: If ``y`` is not positive, ``depths`` and ``p0`` differ in
+            length, or a ``p0`` entry with ``L_k >= 2`` is not positive.
+    """
+    y = check.positive_finite("y", y)
+    p0 = check.finite_array("p0", p0, (None,))
+    L = _depths_array(depths)
+    if L.size != p0.size:
+        raise ValueError(f"depths must have one entry per pathway ({p0.size}), got {list(depths)}")
+    if np.any((L >= 2) & (p0 <= 0)):
+        raise ValueError(f"p0 must be positive where the depth is >= 2, got p0 = {p0!r} for depths {list(depths)}")
+    start = _flow_time_potential(p0, L)
+
+    def total(tau: float) -> float:
+        return float(np.sum(_inverse_flow_time_potential(start + tau, L)))
+
+    # A pathway with L >= 3 reaches infinity in finite tau: Phi_L(p) -> 0 as p -> inf.
+    deep = L >= 3
+    tau_high = float(np.min(-start[deep])) if np.any(deep) else 1.0
+    while not np.any(deep) and total(tau_high) <= y:
+        tau_high *= 2.0
+    tau_low = -1.0
+    while total(tau_low) >= y:
+        tau_low *= 2.0
+    for _ in range(_BISECTION_STEPS):
+        tau = 0.5 * (tau_low + tau_high)
+        if total(tau) > y:
+            tau_high = tau
+        else:
+            tau_low = tau
+    return _inverse_flow_time_potential(start + tau_low, L)
