@@ -30,6 +30,7 @@ from .dynamics import (  # noqa: E402
     FlowTrajectory,
     Trajectory,
     gradient_descent,
+    gradient_descent_batch,
     gradient_flow,
     random_init,
     sweep_gd,
@@ -59,6 +60,14 @@ from .observables import (  # noqa: E402
     pathway_potential,
     shares,
     strengths,
+)
+from .regimes import (  # noqa: E402
+    Phases,
+    Regime,
+    classify_run,
+    classify_runs,
+    locate_phases,
+    select_run,
 )
 from .plotting import (  # noqa: E402
     PALETTE,

@@ -404,3 +404,63 @@ def gradient_flow(
         times=jnp.asarray(times_np), loss=losses, strengths=p, balance_drift=drift,
         final_params=final, num_steps=num_steps,
     )
+
+
+@partial(jax.jit, static_argnames=("num_steps", "record_every", "track_sharpness"))
+def _run_gd_batch(params, target, etas, threshold, num_steps, record_every, track_sharpness):
+    def one(params, eta):
+        return _run_gd(params, target, eta, threshold, num_steps, record_every, track_sharpness)
+
+    return jax.vmap(one)(params, etas)
+
+
+def gradient_descent_batch(
+    params: Params,
+    target: Target,
+    etas: jax.Array,
+    num_steps: int,
+    *,
+    record_every: int = 1,
+    track_sharpness: bool = False,
+    divergence_threshold: float = DEFAULT_DIVERGENCE_THRESHOLD,
+) -> Trajectory:
+    """Run gradient descent from a batch of initial parameters, one step size each, vectorised by ``vmap``.
+
+    Unlike :func:`sweep_gd`, which draws its initial points inside the run,
+    this takes them ready-made, so a caller can build any batch (for example
+    one whose inactive pathways are zero). The compiled run is reused for any
+    batch of the same shapes.
+
+    Args:
+        params: Initial parameters with a leading batch axis: a tuple of ``K``
+            arrays of shape ``(B, L_k, d, d)``.
+        target: The target, shared by the batch.
+        etas: Step sizes, shape ``(B,)``, positive.
+        num_steps: Number of steps.
+        record_every: Record every this many steps; must divide ``num_steps``.
+        track_sharpness: Also record the sharpness.
+        divergence_threshold: Loss above which a run counts as diverged.
+
+    Returns:
+        A :class:`Trajectory` whose fields have the leading axis ``(B,)``.
+
+    Raises:
+        ValueError: If an argument is out of range or has the wrong shape.
+    """
+    if not isinstance(params, (tuple, list)) or len(params) == 0:
+        raise ValueError(
+            f"params must be a non-empty tuple of arrays of shape (B, L_k, d, d), got {type(params).__name__}"
+        )
+    shapes = [np.shape(w) for w in params]
+    if any(len(s) != 4 for s in shapes) or len({s[0] for s in shapes}) != 1:
+        raise ValueError(f"params must be arrays of shape (B, L_k, d, d) with one batch size B, got shapes {shapes}")
+    _check_target_params(tuple(np.asarray(w)[0] for w in params), target)
+    for k, w in enumerate(params):
+        check.finite_array(f"params[{k}]", w)
+    etas = check.positive_array("etas", etas, (shapes[0][0],))
+    threshold = check.positive_finite("divergence_threshold", divergence_threshold)
+    num_steps, record_every = _check_schedule(num_steps, record_every)
+    params = tuple(jnp.asarray(w) for w in params)
+    return _run_gd_batch(
+        params, target, jnp.asarray(etas), jnp.asarray(threshold), num_steps, record_every, bool(track_sharpness)
+    )
