@@ -173,10 +173,22 @@ def run_notebook(path: Path, timeout_s: int, kernel_name: str, interval_s: float
 
 
 def first_line(exc: BaseException) -> str:
-    """Return the last non-empty line of an exception message, which names the error."""
+    """Return the last non-empty line of an exception message, which names the error.
+
+    When that line has no message (a bare ``assert``), the failing source line,
+    which IPython marks with ``---->``, is appended.
+    """
     text = ANSI_ESCAPE.sub("", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    summary = lines[-1]
+    if summary.endswith(":"):
+        marked = [line for line in lines if line.startswith("---->")]
+        if marked:
+            source = marked[-1].removeprefix("---->").strip()
+            summary = f"{summary} {re.sub(r'^[0-9]+ +', '', source)}"
+    return summary
 
 
 def to_mib(value: int | None) -> float | None:
