@@ -187,7 +187,7 @@ def classify_run(trajectory: Trajectory, y: float, **options) -> Regime:
     """Classify one run; takes the options of :func:`classify_runs`.
 
     Raises:
-        ValueError: If ``trajectory`` holds a sweep rather than one run, or an
+        ValueError: If ``trajectory`` contains a sweep rather than one run, or an
             option is out of range.
     """
     _require_single_run(trajectory)
@@ -213,7 +213,7 @@ def select_run(trajectory: Trajectory, *index: int) -> Trajectory:
         *index: One integer per leading axis.
 
     Returns:
-        The :class:`Trajectory` of that run (loss of shape ``(T,)``).
+        The :class:`~mpdln_lib.dynamics.Trajectory` of that run (loss of shape ``(T,)``).
 
     Raises:
         ValueError: If the number of indices does not match the sweep's axes or
@@ -236,7 +236,7 @@ def _first(mask: np.ndarray, steps: np.ndarray) -> int | None:
 
 
 def _start_of_final_run(mask: np.ndarray, steps: np.ndarray) -> int | None:
-    """Return the step from which ``mask`` holds to the last record, or ``None`` if it fails there."""
+    """Return the step from which ``mask`` is true up to the last record, or ``None`` if it is false there."""
     if not mask[-1]:
         return None
     failures = np.flatnonzero(~mask)
@@ -270,7 +270,7 @@ def locate_phases(
         The :class:`Phases`.
 
     Raises:
-        ValueError: If the trajectory holds a sweep or has no sharpness
+        ValueError: If the trajectory contains a sweep or has no sharpness
             records, or an argument is out of range.
     """
     _require_single_run(trajectory)

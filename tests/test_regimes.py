@@ -1,4 +1,4 @@
-"""Tests of mpdln_lib.regimes: hand-made trajectories with known answers, then real runs."""
+"""Tests of mpdln_lib.regimes: hand-made trajectories with known regimes and phases, then real runs."""
 
 import jax
 import jax.numpy as jnp
