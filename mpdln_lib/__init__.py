@@ -35,7 +35,7 @@ from .dynamics import (  # noqa: E402
     random_init,
     sweep_gd,
 )
-from .explorers import MAX_FRAMES, figure_to_html, frame_explorer, frame_values  # noqa: E402
+from .explorers import LIVE_CLASS, MAX_FRAMES, LivePanel, figure_to_html, frame_explorer, frame_values  # noqa: E402
 from .models import (  # noqa: E402
     Network,
     Params,

@@ -6,6 +6,11 @@ browser (``ipywidgets.jslink``), so moving a slider changes the figure with no
 kernel behind the page: the links live in the widget state that the book
 embeds when it executes the notebook. In a live kernel the same explorer
 works the same way, because the links run in the front end.
+
+An explorer can also carry a live panel: sliders over the full, continuous
+range of some controls that call ``render`` again on every change. It needs a
+kernel, so the book's stylesheet hides it on the static site (CSS class
+``mpdln-live``); in JupyterLab, Binder or Colab it appears below the frames.
 """
 
 from __future__ import annotations
@@ -39,11 +44,16 @@ def _format_value(value) -> str:
     return str(value)
 
 
+LIVE_CLASS = "mpdln-live"
+"""CSS class of the live panel; the book's stylesheet hides it on the static site."""
+
+
 def frame_explorer(
     render: Callable[..., Figure],
     controls: Mapping[str, Sequence],
     alt: Callable[..., str],
     labels: Mapping[str, str] | None = None,
+    live: Mapping[str, tuple[float, float]] | None = None,
 ) -> widgets.VBox:
     """Build an explorer from pre-rendered frames, one per combination of control values.
 
@@ -53,14 +63,20 @@ def frame_explorer(
         controls: Control name -> the values it steps through (at least one each).
         alt: ``alt(**values) -> str``, the alt text of that frame's figure.
         labels: Control name -> slider label; default the control name.
+        live: Control name -> ``(low, high)``: add a live panel whose sliders
+            move continuously over these ranges (the other controls keep
+            their listed values) and call ``render`` and ``alt`` again on
+            every change. ``render`` must then accept any value in the range.
 
     Returns:
-        A ``VBox`` of the sliders above the stacked frames. Its attributes:
-        ``sliders`` maps control names to their sliders, ``links`` lists the
-        slider-to-stack links and ``frames`` counts the frames.
+        A ``VBox`` of the sliders above the stacked frames, then the live
+        panel if requested. Its attributes: ``sliders`` maps control names to
+        their sliders, ``links`` lists the slider-to-stack links, ``frames``
+        counts the frames, and ``live_panel`` is the :class:`LivePanel` or ``None``.
 
     Raises:
-        ValueError: If a control has no values or the frames would exceed ``MAX_FRAMES``.
+        ValueError: If a control has no values, the frames would exceed
+            ``MAX_FRAMES``, or a live range is invalid or names an unknown control.
     """
     names = list(controls)
     if not names:
@@ -100,11 +116,80 @@ def frame_explorer(
         return stack
 
     frames = build(0, {})
-    box = widgets.VBox([widgets.VBox(list(sliders.values())), frames])
+    children = [widgets.VBox(list(sliders.values())), frames]
+    panel = None
+    if live:
+        panel = LivePanel(render, controls, alt, labels, live)
+        children.append(panel.box)
+    box = widgets.VBox(children)
     box.sliders = sliders
     box.frames = count
     box.links = links
+    box.live_panel = panel
     return box
+
+
+class LivePanel:
+    """Sliders over continuous ranges that re-render the figure in a running kernel.
+
+    Attributes:
+        sliders: Control name -> slider (``FloatSlider`` for live ranges,
+            ``SelectionSlider`` over the listed values for the others).
+        output: The ``HTML`` widget holding the current figure.
+        box: The panel, a ``VBox`` with CSS class ``LIVE_CLASS``.
+        renders: How many figures the panel has drawn.
+    """
+
+    def __init__(
+        self,
+        render: Callable[..., Figure],
+        controls: Mapping[str, Sequence],
+        alt: Callable[..., str],
+        labels: Mapping[str, str],
+        live: Mapping[str, tuple[float, float]],
+    ) -> None:
+        for name, bounds in live.items():
+            if name not in controls:
+                raise ValueError(f"live range given for unknown control {name!r}; controls are {list(controls)}")
+            low, high = (float(b) for b in bounds)
+            if not low < high:
+                raise ValueError(f"live range for {name!r} must have low < high, got {bounds!r}")
+        self._render = render
+        self._alt = alt
+        self.renders = 0
+        self.sliders: dict[str, widgets.Widget] = {}
+        for name, values in controls.items():
+            label = labels.get(name, name)
+            if name in live:
+                low, high = (float(b) for b in live[name])
+                start = min(max(float(values[0]), low), high)
+                slider = widgets.FloatSlider(
+                    value=start, min=low, max=high, step=(high - low) / 200,
+                    readout_format=".4g", description=label, continuous_update=False,
+                    style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
+                )
+            else:
+                slider = widgets.SelectionSlider(
+                    options=[(_format_value(v), v) for v in values], value=values[0],
+                    description=label, continuous_update=False,
+                    style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
+                )
+            slider.observe(self._update, names="value")
+            self.sliders[name] = slider
+        self.output = widgets.HTML()
+        heading = widgets.HTML("<b>Live (needs a running kernel):</b> any value in the range, recomputed on release.")
+        self.box = widgets.VBox([heading, widgets.VBox(list(self.sliders.values())), self.output])
+        self.box.add_class(LIVE_CLASS)
+        self._update()
+
+    def values(self) -> dict:
+        """Return the current value of every control."""
+        return {name: slider.value for name, slider in self.sliders.items()}
+
+    def _update(self, change=None) -> None:
+        values = self.values()
+        self.output.value = figure_to_html(self._render(**values), self._alt(**values))
+        self.renders += 1
 
 
 def frame_values(controls: Mapping[str, Sequence]) -> list[dict]:

@@ -26,7 +26,7 @@ import numpy as np
 from . import _validation as check
 
 Params = tuple[jax.Array, ...]
-"""Network parameters: a tuple of ``K`` arrays, array ``k`` of shape ``(L_k, d, d)``."""
+"""Network parameters, a tuple of ``K`` arrays; array ``k`` has shape ``(L_k, d, d)``."""
 
 
 @dataclass(frozen=True)

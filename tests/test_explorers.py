@@ -97,3 +97,43 @@ def test_too_many_frames_rejected():
 def test_alt_text_quotes_escaped():
     html = mp.figure_to_html(_render(1.0, 1), alt='a "quoted" word')
     assert 'alt="a &quot;quoted&quot; word"' in html
+
+
+def test_live_panel_rerenders_any_value():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [1, 2]}, alt=_alt, live={"a": (0.5, 4.0)})
+    panel = explorer.live_panel
+    first = panel.output.value
+    panel.sliders["a"].value = 3.3
+    assert panel.renders == 2
+    assert panel.output.value != first
+    assert 'alt="curve 3.3 x^1"' in panel.output.value
+
+
+def test_live_panel_keeps_listed_values_for_others():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [1, 2]}, alt=_alt, live={"a": (0.5, 4.0)})
+    slider = explorer.live_panel.sliders["b"]
+    assert isinstance(slider, widgets.SelectionSlider)
+    slider.value = 2
+    assert explorer.live_panel.values() == {"a": 1.0, "b": 2}
+
+
+def test_live_panel_hidden_class():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [1]}, alt=_alt, live={"a": (0.5, 4.0)})
+    assert mp.LIVE_CLASS in explorer.live_panel.box._dom_classes
+    assert explorer.children[-1] is explorer.live_panel.box
+
+
+def test_no_live_panel_by_default():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [1]}, alt=_alt)
+    assert explorer.live_panel is None
+    assert len(explorer.children) == 2
+
+
+def test_live_range_unknown_control_rejected():
+    with pytest.raises(ValueError, match="'c'"):
+        mp.frame_explorer(_render, {"a": [1.0], "b": [1]}, alt=_alt, live={"c": (0.0, 1.0)})
+
+
+def test_live_range_empty_rejected():
+    with pytest.raises(ValueError, match=r"\(2\.0, 1\.0\)"):
+        mp.frame_explorer(_render, {"a": [1.0], "b": [1]}, alt=_alt, live={"a": (2.0, 1.0)})
