@@ -71,7 +71,7 @@ class FlowTrajectory(NamedTuple):
         times: Times of the records, shape ``(T,)``.
         loss: Loss, shape ``(T,)``.
         strengths: Per-pathway, per-mode strengths, shape ``(T, K, d)``.
-        balance_drift: Largest change of any balancedness gap since ``times[0]``, shape ``(T,)``.
+        balance_drift: Largest change of any balancedness gap since time 0, shape ``(T,)``.
         final_params: Parameters at ``times[-1]``.
         num_steps: Accepted plus rejected integrator steps, shape ``()``.
     """
