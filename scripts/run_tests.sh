@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Run the library tests (pytest tests/) and execute every chapter notebook
-# (pytest --nbval-lax chapters/). Exits non-zero if either run fails or collects nothing.
+# Run every test: the library tests (pytest tests/), every chapter notebook
+# (pytest --nbval-lax chapters/), then build the book and check the built site
+# and a chapter in JupyterLab in headless Chromium (pytest tests/browser).
+# Exits non-zero if any run fails or collects nothing.
+#
+# The browser tests need Debian's chromium (/usr/bin/chromium). Without it they
+# are skipped, unless MPDLN_REQUIRE_BROWSER=1 (set by .ci/run) makes that a failure.
 #
 # Creates .venv and installs requirements.txt first if needed (scripts/setup_env.sh).
 # Extra arguments are passed to both pytest runs, e.g. `-x` or `-k sharpness`.
@@ -27,14 +32,22 @@ run_pytest() {
     fi
 }
 
-run_pytest "library tests" tests/ "$@"
+run_pytest "library tests" tests/ --ignore=tests/browser "$@"
 # --nbval-lax fails a notebook only on errors (outputs are not compared, except
 # in cells marked NBVAL_CHECK_OUTPUT); --nbval-current-env runs the kernel in .venv.
 run_pytest "chapter notebooks" --nbval-lax --nbval-current-env chapters/ "$@"
+
+echo
+echo "=== book build: scripts/build_book.sh ==="
+if bash scripts/build_book.sh; then
+    run_pytest "browser tests" tests/browser "$@"
+else
+    failed+=("book build")
+fi
 
 echo
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "FAILED: ${failed[*]}" >&2
     exit 1
 fi
-echo "All library tests and chapter notebooks passed."
+echo "All library tests, chapter notebooks, the book build and the browser tests passed."
