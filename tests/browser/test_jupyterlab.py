@@ -1,6 +1,10 @@
 """A chapter in JupyterLab served on loopback, the way Binder serves it.
 
-The test copies a chapter to a scratch folder, starts JupyterLab there on
+The environment is built the way Binder builds it: a fresh virtual
+environment (``.binder-venv`` in the repository root, reused while
+``binder/requirements.txt`` is unchanged) with ``binder/requirements.txt``
+installed and ``binder/postBuild`` run in the repository root. The test copies
+a chapter to a scratch folder, starts that environment's JupyterLab there on
 127.0.0.1 with a random token, runs every cell from the Run menu in headless
 Chromium, then moves a slider of the explorer's live panel (which recomputes
 through the kernel) and checks that the figure changes.
@@ -8,6 +12,7 @@ through the kernel) and checks that the figure changes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -24,6 +29,8 @@ import pytest
 from browser_env import REPO_ROOT
 
 CHAPTER = "02_gradient_flow.ipynb"
+BINDER_DIR = REPO_ROOT / "binder"
+BINDER_VENV = REPO_ROOT / ".binder-venv"
 STARTUP_SECONDS = 90
 RUN_ALL_SECONDS = 300
 
@@ -34,6 +41,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _binder_python() -> Path:
+    """Create or reuse the Binder-like environment; return its Python."""
+    python = BINDER_VENV / "bin" / "python"
+    stamp = BINDER_VENV / ".binder-requirements.sha256"
+    wanted = hashlib.sha256(
+        (BINDER_DIR / "requirements.txt").read_bytes() + (BINDER_DIR / "postBuild").read_bytes()
+    ).hexdigest()
+    if python.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+        return python
+    runtime = (BINDER_DIR / "runtime.txt").read_text().strip()
+    assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}", (
+        f"binder/runtime.txt asks for {runtime}, but the tests run Python {sys.version.split()[0]}"
+    )
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(BINDER_VENV)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+         "-r", str(BINDER_DIR / "requirements.txt")],
+        check=True,
+    )
+    env = dict(os.environ, PATH=f"{BINDER_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run(["bash", str(BINDER_DIR / "postBuild")], cwd=REPO_ROOT, env=env, check=True)
+    stamp.write_text(wanted)
+    return python
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, browser):
     """Start JupyterLab on a copy of one chapter; yields ``(base_url, token)``."""
@@ -42,7 +74,7 @@ def lab(tmp_path_factory, browser):
     port = _free_port()
     token = secrets.token_hex(16)
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser",
+        str(_binder_python()), "-m", "jupyterlab", "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -50,7 +82,9 @@ def lab(tmp_path_factory, browser):
         # CI runs as root; JupyterLab refuses to start as root without this flag.
         "--allow-root",
     ]
-    env = dict(os.environ, JUPYTER_PREFER_ENV_PATH="1")
+    # Only the Binder environment's kernel and packages, not the test runner's.
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(JUPYTER_PREFER_ENV_PATH="1", PATH=f"{BINDER_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
     log = open(folder / "jupyterlab.log", "w")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -11,8 +11,9 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
+import yaml
 
-from browser_env import SITE_DIR
+from browser_env import REPO_ROOT, SITE_DIR
 
 CHAPTERS = [
     "chapters/01_multipathway_networks.html",
@@ -162,3 +163,17 @@ def test_explorer_slider_changes_figure(open_page, site_url, page_path):
         page.wait_for_timeout(300)
         assert page.evaluate(visible_frames) == before, f"slider {index} did not return to its first frame"
     assert record.page_errors == [], f"uncaught errors while moving sliders: {record.page_errors}"
+
+
+@pytest.mark.parametrize("page_path", CHAPTERS)
+def test_chapter_launch_buttons(site_dir, page_path):
+    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    owner_repo = config["repository"]["url"].removeprefix("https://github.com/")
+    branch = config["repository"]["branch"]
+    notebook = page_path.removesuffix(".html") + ".ipynb"
+    text = (site_dir / page_path).read_text(encoding="utf-8").replace("&amp;", "&")
+    binder = f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{notebook}"
+    colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook}"
+    assert f'href="{binder}"' in text, f"no Binder button to {binder}"
+    assert f'href="{colab}"' in text, f"no Colab button to {colab}"
+    assert (REPO_ROOT / notebook).is_file()
