@@ -62,14 +62,19 @@ def use_book_style() -> None:
 
 
 def mark_divergence(ax: Axes, diverged_step: int, label: bool = True) -> None:
-    """Mark the step at which a run diverged with a red vertical line and a caption.
+    """Mark the step at which a run diverged: a red line, shading after it, and a caption.
 
     Does nothing when ``diverged_step < 0``.
     """
     step = int(diverged_step)
     if step < 0:
         return
+    right = max(ax.get_xlim()[1], step + 1)
     ax.axvline(step, color="#D55E00", linewidth=1.0)
+    # Shade everything after the divergence so that a run that diverged
+    # early reads as "diverged here", not as an empty plot.
+    ax.axvspan(step, right, color="#D55E00", alpha=0.08, linewidth=0)
+    ax.set_xlim(right=right)
     if label:
         ax.annotate(
             f"diverged at step {step}",

@@ -68,3 +68,13 @@ def test_mark_divergence_no_op_without_divergence(step):
     assert len(ax.get_lines()) == 0
     assert len(ax.texts) == 0
     plt.close(fig)
+
+
+def test_mark_divergence_shades_after_step():
+    fig, ax = mp.new_figure()
+    ax.plot([0, 50], [1, 1])
+    mp.mark_divergence(ax, 27)
+    shaded = [patch for patch in ax.patches if patch.get_x() == 27]
+    assert len(shaded) == 1
+    assert ax.get_xlim()[1] >= 50
+    plt.close(fig)
