@@ -135,10 +135,10 @@ class Target(NamedTuple):
         return int(self.matrix.shape[0])
 
 
-def _random_orthogonal(key: jax.Array, d: int) -> jax.Array:
+def _random_orthogonal(key: jax.Array, d: int) -> np.ndarray:
     """Draw a Haar-distributed ``d x d`` orthogonal matrix."""
-    q, r = jnp.linalg.qr(jax.random.normal(key, (d, d), dtype=jnp.float64))
-    return q * jnp.sign(jnp.diag(r))[None, :]
+    q, r = np.linalg.qr(np.asarray(jax.random.normal(key, (d, d), dtype=jnp.float64)))
+    return q * np.sign(np.diag(r))[None, :]
 
 
 def make_target(singular_values: Sequence[float] | jax.Array, key: jax.Array | None = None) -> Target:
@@ -161,15 +161,19 @@ def make_target(singular_values: Sequence[float] | jax.Array, key: jax.Array | N
         raise ValueError("singular_values must contain at least one value, got an empty array")
     if np.any(s < 0):
         raise ValueError(f"singular_values must be non-negative, got {s!r}")
+    # Built in NumPy: constructors run once, and eager jax.numpy would compile
+    # every small operation anew for each shape.
     d = s.size
-    s = jnp.asarray(s)
     if key is None:
-        left = right = jnp.eye(d)
+        left = right = np.eye(d)
     else:
         key_left, key_right = jax.random.split(key)
         left = _random_orthogonal(key_left, d)
         right = _random_orthogonal(key_right, d)
-    return Target(matrix=(left * s[None, :]) @ right.T, left=left, singular_values=s, right=right)
+    matrix = (left * s[None, :]) @ right.T
+    return Target(
+        matrix=jnp.asarray(matrix), left=jnp.asarray(left), singular_values=jnp.asarray(s), right=jnp.asarray(right)
+    )
 
 
 def scalar_target(y: float) -> Target:
@@ -182,21 +186,21 @@ def scalar_target(y: float) -> Target:
     return make_target([y])
 
 
-def _aligned_layers(diag: jax.Array, depth: int, target: Target, first_sign: jax.Array) -> jax.Array:
+def _aligned_layers(diag: np.ndarray, depth: int, target: Target, first_sign: np.ndarray) -> jax.Array:
     """Stack ``depth`` aligned layers with singular values ``diag`` (shape ``(d,)``).
 
     Layer 1 is ``diag(first_sign * diag) V^T``, the middle layers ``diag(diag)``
     and layer ``L`` is ``U diag(diag)``, so that the product is
     ``U diag(first_sign * diag^L) V^T``.
     """
-    U, V = target.left, target.right
+    U, V = np.asarray(target.left), np.asarray(target.right)
     first = first_sign * diag
     if depth == 1:
-        return ((U * first[None, :]) @ V.T)[None]
+        return jnp.asarray(((U * first[None, :]) @ V.T)[None])
     layers = [first[:, None] * V.T]
-    layers += [jnp.diag(diag)] * (depth - 2)
+    layers += [np.diag(diag)] * (depth - 2)
     layers.append(U * diag[None, :])
-    return jnp.stack(layers)
+    return jnp.asarray(np.stack(layers))
 
 
 def _per_mode(name: str, values: jax.Array | Sequence[float], network: Network) -> np.ndarray:
@@ -232,8 +236,8 @@ def init_aligned(network: Network, scales: jax.Array | Sequence[float], target: 
             the target's width differs from the network's.
     """
     _check_target(network, target)
-    a = jnp.asarray(_per_mode("scales", scales, network))
-    ones = jnp.ones(network.width)
+    a = _per_mode("scales", scales, network)
+    ones = np.ones(network.width)
     return tuple(_aligned_layers(a[k], L, target, ones) for k, L in enumerate(network.depths))
 
 
@@ -258,11 +262,11 @@ def init_from_strengths(
         ValueError: If ``strengths`` has the wrong shape or a non-finite entry.
     """
     _check_target(network, target)
-    p = jnp.asarray(_per_mode("strengths", strengths, network))
+    p = _per_mode("strengths", strengths, network)
     layers = []
     for k, L in enumerate(network.depths):
-        magnitude = jnp.abs(p[k]) ** (1.0 / L)
-        sign = jnp.where(p[k] < 0, -1.0, 1.0)
+        magnitude = np.abs(p[k]) ** (1.0 / L)
+        sign = np.where(p[k] < 0, -1.0, 1.0)
         layers.append(_aligned_layers(magnitude, L, target, sign))
     return tuple(layers)
 
