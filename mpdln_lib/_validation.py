@@ -60,7 +60,8 @@ def finite_array(name: str, value: Any, shape: Sequence[int] | None = None) -> n
             want is None or want == got for want, got in zip(shape, array.shape)
         )
         if not matches:
-            wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            sizes = ["any" if s is None else str(s) for s in shape]
+            wanted = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
             raise ValueError(f"{name} must have shape {wanted}, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must contain only finite numbers, got {array!r}")

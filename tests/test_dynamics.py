@@ -461,3 +461,49 @@ def test_learning_time_ratio_tends_to_one(depth):
 def test_learning_time_ratio_small_init(depth, tolerance):
     # Observed: 0.957 at L = 3 and 0.9987 at L = 4 from a0 = 0.05.
     assert abs(learning_time_ratio(depth, 0.05) - 1) <= tolerance
+
+
+def test_gradient_descent_batch_matches_single_runs():
+    network = mp.Network.uniform(2, 3)
+    target = mp.scalar_target(1.0)
+    starts = [mp.init_random(jax.random.key(seed), network, 0.3) for seed in range(3)]
+    batch = tuple(jnp.stack(ws) for ws in zip(*starts))
+    etas = np.array([0.1, 0.5, 0.75])
+    runs = mp.gradient_descent_batch(batch, target, etas, 200, record_every=20)
+    for b, (start, eta) in enumerate(zip(starts, etas)):
+        single = mp.gradient_descent(start, target, float(eta), 200, record_every=20)
+        np.testing.assert_allclose(np.asarray(runs.loss[b]), np.asarray(single.loss), rtol=1e-10, atol=1e-20)
+        np.testing.assert_allclose(np.asarray(runs.strengths[b]), np.asarray(single.strengths), atol=1e-12)
+
+
+def test_gradient_descent_batch_zero_pathway_stays_zero():
+    network = mp.Network.uniform(3, 3)
+    target = mp.scalar_target(1.0)
+    start = mp.init_random(jax.random.key(1), network, 0.3)
+    start = start[:2] + (jnp.zeros_like(start[2]),)
+    batch = tuple(w[None] for w in start)
+    runs = mp.gradient_descent_batch(batch, target, np.array([0.5]), 400, record_every=40)
+    assert float(jnp.abs(runs.final_params[2]).max()) == 0.0
+
+
+def test_gradient_descent_batch_reports_divergence():
+    network = mp.Network.uniform(2, 3)
+    target = mp.scalar_target(1.0)
+    start = mp.init_random(jax.random.key(2), network, 1.0)
+    batch = tuple(w[None].repeat(2, axis=0) for w in start)
+    runs = mp.gradient_descent_batch(batch, target, np.array([0.05, 3.0]), 100)
+    assert int(runs.diverged_step[0]) == -1
+    assert int(runs.diverged_step[1]) > 0
+
+
+@pytest.mark.parametrize(
+    "etas, fragment",
+    [(np.array([0.1]), "(2,)"), (np.array([0.1, -0.2]), "-0.2"), (np.array([0.1, np.inf]), "inf")],
+)
+def test_gradient_descent_batch_rejects_bad_etas(etas, fragment):
+    network = mp.Network.uniform(2, 3)
+    start = mp.init_random(jax.random.key(0), network, 0.3)
+    batch = tuple(w[None].repeat(2, axis=0) for w in start)
+    with pytest.raises(ValueError, match="etas") as error:
+        mp.gradient_descent_batch(batch, mp.scalar_target(1.0), etas, 10)
+    assert fragment in str(error.value)

@@ -204,3 +204,36 @@ def test_check_params_returns_arrays():
     assert isinstance(checked, tuple)
     assert checked[1].shape == (2, 2, 2)
     assert checked[0].dtype == jnp.float64
+
+
+def test_target_from_matrix_reconstructs():
+    matrix = np.array([[2.0, 1.0, 0.0], [0.5, -1.0, 0.3], [0.0, 0.2, 0.7]])
+    target = mp.target_from_matrix(matrix)
+    rebuilt = (np.asarray(target.left) * np.asarray(target.singular_values)) @ np.asarray(target.right).T
+    np.testing.assert_allclose(rebuilt, matrix, atol=1e-14)
+    np.testing.assert_array_equal(np.asarray(target.matrix), matrix)
+
+
+def test_target_from_matrix_sorted_descending():
+    target = mp.target_from_matrix(np.diag([1.0, 3.0, 2.0]))
+    np.testing.assert_allclose(np.asarray(target.singular_values), [3.0, 2.0, 1.0], atol=1e-15)
+
+
+def test_target_from_matrix_orthogonal_bases():
+    target = mp.target_from_matrix(np.arange(16.0).reshape(4, 4) ** 0.5)
+    for basis in (target.left, target.right):
+        np.testing.assert_allclose(np.asarray(basis).T @ np.asarray(basis), np.eye(4), atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "matrix, fragment",
+    [
+        (np.ones((2, 3)), "(2, 3)"),
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), "nan"),
+        (np.ones(3), "(3,)"),
+    ],
+)
+def test_target_from_matrix_rejects_bad_input(matrix, fragment):
+    with pytest.raises(ValueError, match="matrix") as error:
+        mp.target_from_matrix(matrix)
+    assert fragment in str(error.value)

@@ -125,3 +125,33 @@ def test_invariant_z_batched_shape():
 def test_invariant_z_depth_two_log_ratio():
     p = jnp.array([[0.5, 0.125]])
     np.testing.assert_allclose(mp.invariant_z(p, 2), [[np.log(4.0)]], rtol=EXACT)
+
+
+def test_mode_matrices_diagonal_is_strengths():
+    network = mp.Network.uniform(3, 2, width=3)
+    target = mp.make_target([2.0, 1.0, 0.5], jax.random.key(7))
+    params = mp.init_random(jax.random.key(8), network, 0.7)
+    modes = np.asarray(mp.mode_matrices(params, target))
+    diagonal = np.diagonal(modes, axis1=1, axis2=2)
+    np.testing.assert_allclose(diagonal, np.asarray(mp.strengths(params, target)), atol=1e-14)
+
+
+def test_mode_matrices_match_explicit_products():
+    network = mp.Network(depths=(2, 3), width=2)
+    target = mp.make_target([1.5, 0.5], jax.random.key(3))
+    params = mp.init_random(jax.random.key(4), network, 1.0)
+    U, V = np.asarray(target.left), np.asarray(target.right)
+    for k, weights in enumerate(params):
+        omega = np.eye(2)
+        for layer in np.asarray(weights):
+            omega = layer @ omega
+        np.testing.assert_allclose(np.asarray(mp.mode_matrices(params, target))[k], U.T @ omega @ V, atol=1e-13)
+
+
+def test_mode_matrices_aligned_off_diagonal_zero():
+    network = mp.Network.uniform(2, 3, width=3)
+    target = mp.make_target([3.0, 2.0, 1.0], jax.random.key(5))
+    params = mp.init_aligned(network, [[0.9, 0.5, 0.2], [0.3, 0.6, 0.8]], target)
+    modes = np.asarray(mp.mode_matrices(params, target))
+    off_diagonal = modes * (1 - np.eye(3))[None]
+    assert np.abs(off_diagonal).max() < 1e-14

@@ -440,3 +440,58 @@ def test_z_change_matches_gd_step():
     assert abs((z[1] - z[0]) - float(exact[0])) <= 1e-13
     # The second-order formula is off by O(eta r a^(L-2)) ~ 1% here.
     assert abs((z[1] - z[0]) - float(approx[0])) <= 2e-2 * abs(float(exact[0]))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 6])
+def test_gf_limit_depths_equal_depths_match_gf_limit(depth):
+    p0 = np.array([0.3, 0.2, 0.05]) ** (depth / 3)
+    np.testing.assert_allclose(mp.gf_limit_depths(p0, 1.0, (depth,) * 3), mp.gf_limit(p0, 1.0, depth), rtol=1e-10)
+
+
+@pytest.mark.parametrize("depths", [(3, 5), (2, 4), (1, 3)])
+def test_gf_limit_depths_matches_flow(depths):
+    # Equal per-layer scale 0.4 in every pathway, so the depths alone decide.
+    network = mp.Network(depths=depths)
+    target = mp.scalar_target(1.0)
+    params = mp.init_aligned(network, [0.4, 0.4], target)
+    p0 = np.asarray(mp.strengths(params, target))[:, 0]
+    flow = mp.gradient_flow(params, target, np.array([0.0, 400.0]))
+    simulated = np.asarray(flow.strengths)[-1, :, 0]
+    np.testing.assert_allclose(simulated, mp.gf_limit_depths(p0, 1.0, depths), atol=1e-8)
+
+
+def test_gf_limit_depths_shallower_wins():
+    end = mp.gf_limit_depths([0.4**3, 0.4**5], 1.0, (3, 5))
+    assert end[0] > 0.9
+    assert abs(end.sum() - 1.0) < 1e-12
+
+
+def test_gf_limit_depths_rejects_length_mismatch():
+    with pytest.raises(ValueError, match=r"depths.*\(2\)"):
+        mp.gf_limit_depths([0.1, 0.2], 1.0, (3, 4, 5))
+
+
+def test_gf_limit_depths_rejects_nonpositive_start():
+    with pytest.raises(ValueError, match="p0"):
+        mp.gf_limit_depths([0.1, 0.0], 1.0, (3, 4))
+
+
+def test_gf_velocity_matches_gradient():
+    # Along balanced layers, dp_k/dt = sum_l (df/dw_kl) * (-dloss/dw_kl).
+    depth = 4
+    network = mp.Network.uniform(2, depth)
+    target = mp.scalar_target(1.0)
+    params = mp.init_aligned(network, [0.7, 0.5], target)
+    grads = jax.grad(mp.loss)(params, target)
+    expected = []
+    for weights, gradient in zip(params, grads):
+        w = np.asarray(weights)[:, 0, 0]
+        dp_dw = np.prod(w) / w
+        expected.append(np.sum(dp_dw * -np.asarray(gradient)[:, 0, 0]))
+    p = np.asarray(mp.strengths(params, target))[:, 0]
+    np.testing.assert_allclose(np.asarray(mp.gf_velocity(jnp.asarray(p), 1.0, depth)), expected, rtol=1e-12)
+
+
+def test_gf_velocity_zero_at_minimum():
+    velocity = np.asarray(mp.gf_velocity(jnp.array([0.7, 0.3]), 1.0, 3))
+    assert np.abs(velocity).max() < 1e-15
