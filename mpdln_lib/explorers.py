@@ -92,6 +92,8 @@ def frame_explorer(
         raise ValueError(f"the explorer would need {count} frames (sizes {sizes}); the limit is {MAX_FRAMES}")
 
     labels = dict(labels or {})
+    # A control with one value gets a fixed label, not a slider: on the static
+    # site a slider that cannot change the figure would look broken.
     sliders = {
         name: widgets.SelectionSlider(
             options=[(_format_value(v), i) for i, v in enumerate(controls[name])],
@@ -102,7 +104,13 @@ def frame_explorer(
             layout=widgets.Layout(width="420px"),
         )
         for name in names
+        if len(controls[name]) > 1
     }
+    fixed = [
+        widgets.HTML(f"{labels.get(name, name)}: {_format_value(controls[name][0])}")
+        for name in names
+        if len(controls[name]) == 1
+    ]
 
     links: list[widgets.Widget] = []
 
@@ -110,13 +118,15 @@ def frame_explorer(
         if level == len(names):
             return widgets.HTML(figure_to_html(render(**chosen), alt(**chosen)))
         name = names[level]
+        if name not in sliders:
+            return build(level + 1, {**chosen, name: controls[name][0]})
         children = [build(level + 1, {**chosen, name: value}) for value in controls[name]]
         stack = widgets.Stack(children, selected_index=0)
         links.append(widgets.jslink((sliders[name], "index"), (stack, "selected_index")))
         return stack
 
     frames = build(0, {})
-    children = [widgets.VBox(list(sliders.values())), frames]
+    children = [widgets.VBox(list(sliders.values()) + fixed), frames]
     panel = None
     if live:
         panel = LivePanel(render, controls, alt, labels, live)
@@ -134,7 +144,8 @@ class LivePanel:
 
     Attributes:
         sliders: Control name -> slider (``FloatSlider`` for live ranges,
-            ``SelectionSlider`` over the listed values for the others).
+            ``SelectionSlider`` over the listed values for the others, none
+            for a control with a single listed value and no live range).
         output: The ``HTML`` widget holding the current figure.
         box: The panel, a ``VBox`` with CSS class ``LIVE_CLASS``.
         renders: How many figures the panel has drawn.
@@ -158,6 +169,7 @@ class LivePanel:
         self._alt = alt
         self.renders = 0
         self.sliders: dict[str, widgets.Widget] = {}
+        self._fixed: dict[str, object] = {}
         for name, values in controls.items():
             label = labels.get(name, name)
             if name in live:
@@ -168,6 +180,9 @@ class LivePanel:
                     readout_format=".4g", description=label, continuous_update=False,
                     style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
                 )
+            elif len(values) == 1:
+                self._fixed[name] = values[0]
+                continue
             else:
                 slider = widgets.SelectionSlider(
                     options=[(_format_value(v), v) for v in values], value=values[0],
@@ -184,7 +199,7 @@ class LivePanel:
 
     def values(self) -> dict:
         """Return the current value of every control."""
-        return {name: slider.value for name, slider in self.sliders.items()}
+        return {**self._fixed, **{name: slider.value for name, slider in self.sliders.items()}}
 
     def _update(self, change=None) -> None:
         values = self.values()

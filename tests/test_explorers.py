@@ -137,3 +137,25 @@ def test_live_range_unknown_control_rejected():
 def test_live_range_empty_rejected():
     with pytest.raises(ValueError, match=r"\(2\.0, 1\.0\)"):
         mp.frame_explorer(_render, {"a": [1.0], "b": [1]}, alt=_alt, live={"a": (2.0, 1.0)})
+
+
+def test_single_value_control_is_fixed_label():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [3]}, alt=_alt, labels={"b": "power"})
+    assert list(explorer.sliders) == ["a"]
+    labels = [w.value for w in explorer.children[0].children if isinstance(w, widgets.HTML)]
+    assert labels == ["power: 3"]
+    assert len(explorer.links) == 1
+    alts = [re.search(r'alt="([^"]*)"', leaf.value).group(1) for leaf in _leaves(explorer.children[1])]
+    assert alts == ["curve 1.0 x^3", "curve 2.0 x^3"]
+
+
+def test_single_value_control_still_live():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [3]}, alt=_alt, live={"b": (1.0, 4.0)})
+    assert isinstance(explorer.live_panel.sliders["b"], widgets.FloatSlider)
+
+
+def test_live_panel_fixed_control_has_no_slider():
+    explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [3]}, alt=_alt, live={"a": (0.5, 4.0)})
+    panel = explorer.live_panel
+    assert list(panel.sliders) == ["a"]
+    assert panel.values() == {"b": 3, "a": 1.0}
