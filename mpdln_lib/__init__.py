@@ -6,7 +6,8 @@ Large Step Size Restores Symmetry in Deep Linear Networks with Multi-Pathway"
 
 Importing it turns on ``jax_enable_x64``: Hessian eigenvalues and the
 closed-form comparisons need float64, and the flag must be set before any
-array is created. Pass ``dtype=jnp.float32`` explicitly to compute in float32.
+array is created. To compute in float32, pass float32 parameters and target
+(every routine computes in the dtype of its input).
 """
 
 import jax
@@ -40,6 +41,7 @@ from .models import (  # noqa: E402
     Network,
     Params,
     Target,
+    check_widths,
     end_to_end,
     init_aligned,
     init_from_strengths,

@@ -25,9 +25,14 @@ def positive_int(name: str, value: Any) -> int:
 
 def positive_finite(name: str, value: Any) -> float:
     """Return ``value`` as a ``float`` after checking that it is finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if not isinstance(value, numbers.Real):
         try:
-            value = float(np.asarray(value).item())
+            array = np.asarray(value)
+            if array.dtype.kind not in "iuf" or array.size != 1:
+                raise TypeError
+            value = float(array.item())
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a positive finite number, got {value!r}") from None
     if not math.isfinite(value) or value <= 0:
@@ -37,6 +42,8 @@ def positive_finite(name: str, value: Any) -> float:
 
 def finite_real(name: str, value: Any) -> float:
     """Return ``value`` as a ``float`` after checking that it is a finite real number."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
     try:
         result = float(np.asarray(value).item())
     except (TypeError, ValueError):
@@ -81,3 +88,10 @@ def one_of(name: str, value: Any, allowed: Sequence[Any]) -> Any:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)!r}, got {value!r}")
     return value
+
+
+def flag(name: str, value: Any) -> bool:
+    """Return ``value`` after checking that it is a ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

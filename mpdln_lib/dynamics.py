@@ -57,7 +57,17 @@ class Trajectory(NamedTuple):
         return self.diverged_step >= 0
 
     def describe_divergence(self) -> str:
-        """Return a sentence saying whether and where this (single) run diverged."""
+        """Return a sentence saying whether and where this run diverged.
+
+        Raises:
+            ValueError: If the trajectory holds a sweep; index one run first
+                (for example with :func:`mpdln_lib.regimes.select_run`).
+        """
+        if np.ndim(self.diverged_step) != 0:
+            raise ValueError(
+                f"describe_divergence needs a single run, but this trajectory holds a sweep of shape "
+                f"{np.shape(self.diverged_step)}; select one run first"
+            )
         step = int(self.diverged_step)
         if step < 0:
             return "the run did not diverge"
@@ -199,7 +209,7 @@ def gradient_descent(
     num_steps, record_every = _check_schedule(num_steps, record_every)
     params = tuple(jnp.asarray(w) for w in params)
     return _run_gd_jit(
-        params, target, jnp.asarray(eta), jnp.asarray(threshold), num_steps, record_every, bool(track_sharpness)
+        params, target, jnp.asarray(eta), jnp.asarray(threshold), num_steps, record_every, check.flag("track_sharpness", track_sharpness)
     )
 
 
@@ -275,7 +285,7 @@ def sweep_gd(
         raise ValueError(f"keys must be a 1-d array of PRNG keys (jax.random.split(key, R)), got shape {np.shape(keys)}")
     return _sweep(
         network, init, target, jnp.asarray(etas), jnp.asarray(scales), keys, jnp.asarray(threshold),
-        num_steps, record_every, bool(track_sharpness),
+        num_steps, record_every, check.flag("track_sharpness", track_sharpness),
     )
 
 
@@ -341,7 +351,7 @@ def _integrate(params, target, times, rtol, atol, max_steps):
         return t, y, h, i + reached, outputs, n + 1
 
     state = (times[0] * 0.0, y0, h0, jnp.array(0), outputs, jnp.array(0))
-    _, _, _, reached_count, outputs, num_steps = jax.lax.while_loop(cond, body, state)
+    time_reached, _, _, reached_count, outputs, num_steps = jax.lax.while_loop(cond, body, state)
     reference = layer_balance(params)
 
     def observe(y):
@@ -349,7 +359,7 @@ def _integrate(params, target, times, rtol, atol, max_steps):
         return loss(p, target), strengths(p, target), _balance_drift(p, reference)
 
     losses, p, drift = jax.vmap(observe)(outputs)
-    return losses, p, drift, unravel(outputs[-1]), num_steps, reached_count
+    return losses, p, drift, unravel(outputs[-1]), num_steps, reached_count, time_reached
 
 
 def gradient_flow(
@@ -391,14 +401,13 @@ def gradient_flow(
     atol = check.positive_finite("atol", atol)
     max_steps = check.positive_int("max_steps", max_steps)
     params = tuple(jnp.asarray(w) for w in params)
-    losses, p, drift, final, num_steps, reached = _integrate(
+    losses, p, drift, final, num_steps, reached, time_reached = _integrate(
         params, target, jnp.asarray(times_np), rtol, atol, max_steps
     )
     if int(reached) < times_np.size:
-        last = times_np[int(reached) - 1] if int(reached) > 0 else 0.0
         raise RuntimeError(
             f"gradient flow used max_steps = {max_steps} integrator steps and reached only "
-            f"t = {last:.6g} of {times_np[-1]:.6g}; raise max_steps or loosen rtol = {rtol:g}"
+            f"t = {float(time_reached):.6g} of {times_np[-1]:.6g}; raise max_steps or loosen rtol = {rtol:g}"
         )
     return FlowTrajectory(
         times=jnp.asarray(times_np), loss=losses, strengths=p, balance_drift=drift,
@@ -462,5 +471,5 @@ def gradient_descent_batch(
     num_steps, record_every = _check_schedule(num_steps, record_every)
     params = tuple(jnp.asarray(w) for w in params)
     return _run_gd_batch(
-        params, target, jnp.asarray(etas), jnp.asarray(threshold), num_steps, record_every, bool(track_sharpness)
+        params, target, jnp.asarray(etas), jnp.asarray(threshold), num_steps, record_every, check.flag("track_sharpness", track_sharpness)
     )

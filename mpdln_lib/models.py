@@ -288,6 +288,8 @@ def init_random(key: jax.Array, network: Network, scale: float) -> Params:
         ValueError: If ``scale`` is not a positive finite number.
     """
     scale = check.positive_finite("scale", scale)
+    if isinstance(key, (int, np.integer)):
+        raise ValueError(f"key must be a PRNG key such as jax.random.key({key}), got the integer {key!r}")
     return _init_random(key, network, scale)
 
 
@@ -338,12 +340,31 @@ def end_to_end(params: Params) -> jax.Array:
     return jnp.sum(path_products(params), axis=0)
 
 
+def check_widths(params: Params, target: Target) -> None:
+    """Check that every layer is ``d x d`` with ``d`` the target's width.
+
+    Only shapes are compared, so the check also works on traced arrays under
+    ``jit``. Without it, a width-1 network and a wider target would broadcast
+    into a loss that means nothing.
+
+    Raises:
+        ValueError: If a layer's shape does not match the target's width.
+    """
+    d = target.matrix.shape[-1]
+    shapes = [tuple(w.shape[-2:]) for w in params]
+    if any(shape != (d, d) for shape in shapes):
+        raise ValueError(
+            f"params have layer shapes {shapes} but the target has width {d}; every layer must be ({d}, {d})"
+        )
+
+
 def loss(params: Params, target: Target) -> jax.Array:
     """Compute the loss ``1/2 ||M - M*||_F^2`` (a sum, not a mean), a scalar.
 
     The step of gradient descent is taken on exactly this function, so the
     stability threshold ``2 / eta`` applies to its Hessian.
     """
+    check_widths(params, target)
     residual = end_to_end(params) - target.matrix
     return 0.5 * jnp.sum(residual**2)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .models import Params, Target, path_products
+from .models import Params, Target, check_widths, path_products
 from . import _validation as check
 
 
@@ -23,6 +23,7 @@ def strengths(params: Params, target: Target) -> jax.Array:
     Returns:
         ``p``, shape ``(K, d)``.
     """
+    check_widths(params, target)
     omegas = path_products(params)
     return jnp.einsum("ai,kab,bi->ki", target.left, omegas, target.right)
 
@@ -38,6 +39,11 @@ def shares(p: jax.Array, axis: int = -2) -> jax.Array:
         Shares with the shape of ``p``; a mode whose strengths sum to zero gets
         share ``1/K`` on every pathway.
     """
+    p = jnp.asarray(p)
+    if not -p.ndim <= axis < p.ndim:
+        raise ValueError(
+            f"axis {axis} is out of range for strengths of shape {p.shape}; pass axis=-1 for one mode, shape (..., K)"
+        )
     total = jnp.sum(p, axis=axis, keepdims=True)
     K = p.shape[axis]
     safe = jnp.where(total == 0, 1.0, total)
@@ -123,7 +129,8 @@ def invariant_z(p: jax.Array, depth: int) -> jax.Array:
     Raises:
         ValueError: If there are fewer than two pathways.
     """
-    if p.shape[-1] < 2:
+    p = jnp.asarray(p)
+    if p.ndim == 0 or p.shape[-1] < 2:
         raise ValueError(f"invariant_z needs at least 2 pathways along the last axis, got shape {p.shape}")
     phi = pathway_potential(p, depth)
     return phi[..., :1] - phi[..., 1:]
@@ -144,5 +151,6 @@ def mode_matrices(params: Params, target: Target) -> jax.Array:
     Returns:
         Shape ``(K, d, d)``.
     """
+    check_widths(params, target)
     omegas = path_products(params)
     return jnp.einsum("ai,kab,bj->kij", target.left, omegas, target.right)

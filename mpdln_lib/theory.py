@@ -25,6 +25,8 @@ def _depths_array(depth: int | Sequence[int], num_pathways: int | None = None) -
     if isinstance(depth, (int, np.integer)):
         check.positive_int("depth", depth)
         return np.full(num_pathways or 1, int(depth))
+    if not isinstance(depth, (Sequence, np.ndarray)) or isinstance(depth, str):
+        raise ValueError(f"depth must be a positive integer or a sequence of them, one per pathway, got {depth!r}")
     depths = [check.positive_int(f"depths[{k}]", L) for k, L in enumerate(depth)]
     if num_pathways is not None and len(depths) != num_pathways:
         raise ValueError(f"depths must have one entry per pathway ({num_pathways}), got {depth!r}")
@@ -47,6 +49,8 @@ def balanced_sharpness(p: jax.Array, depth: int | Sequence[int]) -> jax.Array:
         The sharpness, shape ``(...)``.
     """
     p = jnp.asarray(p)
+    if p.ndim == 0:
+        raise ValueError(f"p must hold one path product per pathway, shape (..., K), got the scalar {p!r}")
     depths = jnp.asarray(_depths_array(depth, p.shape[-1]), dtype=jnp.result_type(float))
     return jnp.sum(depths * jnp.abs(p) ** (2.0 - 2.0 / depths), axis=-1)
 

@@ -237,3 +237,10 @@ def test_target_from_matrix_rejects_bad_input(matrix, fragment):
     with pytest.raises(ValueError, match="matrix") as error:
         mp.target_from_matrix(matrix)
     assert fragment in str(error.value)
+
+
+def test_keyed_target_bases_differ():
+    target = mp.make_target([3.0, 2.0, 1.0], jax.random.key(11))
+    left, right = np.asarray(target.left), np.asarray(target.right)
+    assert np.abs(left - right).max() > 0.1
+    assert np.abs(np.asarray(target.matrix) - np.asarray(target.matrix).T).max() > 0.1

@@ -495,3 +495,20 @@ def test_gf_velocity_matches_gradient():
 def test_gf_velocity_zero_at_minimum():
     velocity = np.asarray(mp.gf_velocity(jnp.array([0.7, 0.3]), 1.0, 3))
     assert np.abs(velocity).max() < 1e-15
+
+
+def test_gd_end_strength_upper_limit_is_two_pathway():
+    # The largest admissible step is 2 / lambda_min of the two-pathway equal split.
+    eta_max = 2.0 / mp.equal_split_sharpness(1.0, 3, 2)
+    assert mp.gd_end_strength(1.0, 3, 0.999 * eta_max) < 0.55
+    with pytest.raises(ValueError, match="eta"):
+        mp.gd_end_strength(1.0, 3, 1.001 * eta_max)
+
+
+def test_gf_limit_depths_depth_two_with_deeper_matches_flow():
+    network = mp.Network(depths=(2, 3))
+    target = mp.scalar_target(1.0)
+    params = mp.init_aligned(network, [0.3, 0.5], target)
+    p0 = np.asarray(mp.strengths(params, target))[:, 0]
+    flow = mp.gradient_flow(params, target, np.array([0.0, 600.0]))
+    np.testing.assert_allclose(np.asarray(flow.strengths)[-1, :, 0], mp.gf_limit_depths(p0, 1.0, (2, 3)), atol=1e-8)

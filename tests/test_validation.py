@@ -122,3 +122,54 @@ def test_valid_inputs_accepted():
     assert float(mp.gd_end_strength(1.0, 3, 0.8)) < 1.0
     assert mp.gradient_descent(PARAMS, TARGET, np.float64(0.1), 10, record_every=5).loss.shape == (3,)
     assert mp.lanczos_top_eigenvalues(matvec, 10, k=5, num_iter=5).shape == (5,)
+
+
+WIDTH_MISMATCH = [
+    ("loss", lambda params, target: mp.loss(params, target)),
+    ("strengths", lambda params, target: mp.strengths(params, target)),
+    ("mode_matrices", lambda params, target: mp.mode_matrices(params, target)),
+    ("sharpness", lambda params, target: mp.sharpness(params, target)),
+    ("dense_hessian", lambda params, target: mp.dense_hessian(params, target)),
+]
+
+
+@pytest.mark.parametrize("name, call", WIDTH_MISMATCH, ids=[name for name, _ in WIDTH_MISMATCH])
+def test_width_mismatch_rejected(name, call):
+    params = mp.init_random(jax.random.key(0), mp.Network.uniform(2, 3), 0.5)
+    target = mp.make_target([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"width 2") as error:
+        call(params, target)
+    assert "(1, 1)" in str(error.value)
+
+
+EXTRA_BAD_INPUTS = [
+    ("eta-string", lambda: mp.gradient_descent(_scalar_params(), mp.scalar_target(1.0), "0.1", 10), ["eta", "'0.1'"]),
+    ("target-string", lambda: mp.scalar_target("1"), ["y", "'1'"]),
+    ("track-sharpness-string", lambda: mp.gradient_descent(_scalar_params(), mp.scalar_target(1.0), 0.1, 10, track_sharpness="no"), ["track_sharpness", "'no'"]),
+    ("init-random-int-key", lambda: mp.init_random(0, mp.Network.uniform(2, 3), 0.1), ["key", "0"]),
+    ("balanced-sharpness-scalar-p", lambda: mp.balanced_sharpness(0.5, 3), ["p", "0.5"]),
+    ("balanced-sharpness-float-depth", lambda: mp.balanced_sharpness(jnp.ones(2), 2.5), ["depth", "2.5"]),
+    ("shares-axis-out-of-range", lambda: mp.shares(jnp.ones(3)), ["axis=-1", "(3,)"]),
+    ("invariant-z-one-pathway", lambda: mp.invariant_z([0.5], 3), ["2 pathways", "(1,)"]),
+]
+
+
+@pytest.mark.parametrize("label, call, fragments", EXTRA_BAD_INPUTS, ids=[case[0] for case in EXTRA_BAD_INPUTS])
+def test_extra_bad_input_raises_value_error(label, call, fragments):
+    with pytest.raises(ValueError) as error:
+        call()
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_describe_divergence_rejects_sweep():
+    sweep = mp.sweep_gd(
+        mp.Network.uniform(2, 3), mp.scalar_target(1.0), np.array([0.1, 5.0]), np.array([0.5]),
+        jax.random.split(jax.random.key(0), 2), 20,
+    )
+    with pytest.raises(ValueError, match=r"\(2, 1, 2\)"):
+        sweep.describe_divergence()
+
+
+def _scalar_params():
+    return mp.init_random(jax.random.key(0), mp.Network.uniform(2, 3), 0.3)
