@@ -60,12 +60,12 @@ class Trajectory(NamedTuple):
         """Return a sentence saying whether and where this run diverged.
 
         Raises:
-            ValueError: If the trajectory holds a sweep; index one run first
+            ValueError: If the trajectory contains a sweep. Select one run first
                 (for example with :func:`mpdln_lib.regimes.select_run`).
         """
         if np.ndim(self.diverged_step) != 0:
             raise ValueError(
-                f"describe_divergence needs a single run, but this trajectory holds a sweep of shape "
+                f"describe_divergence needs a single run, but this trajectory contains a sweep of shape "
                 f"{np.shape(self.diverged_step)}; select one run first"
             )
         step = int(self.diverged_step)
