@@ -231,3 +231,28 @@ def test_real_diverged_run_reports_step(sweep):
     phases = mp.locate_phases(run, etas[3], Y)
     assert phases.diverged_step == int(run.diverged_step)
     assert phases.diverged_step > 0
+
+
+def test_phases_onset_needs_full_threshold():
+    # Sharpness at 99.5% of 2/eta is not yet the edge of stability; 2/eta is.
+    eta = 0.75
+    records = path((1e-3, 1e-4), (0.9, 1e-3), (1.1, 1e-3), (0.9, 0.1), (0.86, 0.14), (0.86, 0.14))
+    sharpness = np.array([0.01, 0.995, 0.995, 1.0, 0.99, 0.99]) * (2 / eta)
+    phases = mp.locate_phases(make_trajectory(records, sharpness), eta, Y)
+    assert phases.eos_onset_step == 3
+    assert phases.eos_end_step == 4
+
+
+def test_phases_rise_starts_at_fraction():
+    eta = 0.75
+    records = path((1e-3, 1e-4), (0.01, 1e-4), (0.2, 1e-4), (0.9, 1e-4), (1.0, 1e-4), (1.0, 1e-4))
+    sharpness = np.array([0.01, 0.09, 0.11, 0.5, 0.9, 0.9]) * (2 / eta)
+    phases = mp.locate_phases(make_trajectory(records, sharpness), eta, Y)
+    assert phases.rise_start_step == 2
+
+
+@pytest.mark.parametrize("final_output, expected", [(0.04, Regime.COLLAPSED), (0.06, Regime.OSCILLATING)])
+def test_collapse_output_threshold(final_output, expected):
+    # A run that learned the signal and ends with |f| just below or above 0.05 y.
+    records = path((1e-3, 1e-4), (0.8, 0.1), (1.3, 0.2), (0.5 * final_output, 0.5 * final_output))
+    assert mp.classify_run(make_trajectory(records), Y) is expected
