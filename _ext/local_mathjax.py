@@ -3,7 +3,7 @@
 The site must work offline and load nothing from other hosts, so the HTML
 builder copies MathJax from the ``django-static-mathjax`` package (MathJax
 3.2.2, installed by requirements.txt) into ``_static/mathjax`` and points
-``mathjax_path`` at it. The copy holds the ``tex-mml-chtml`` bundle and the
+``mathjax_path`` at it. The copy contains the ``tex-mml-chtml`` bundle and the
 components it loads on demand (TeX extensions, CHTML fonts, accessibility and
 menu modules). It leaves out the other combined bundles and the SVG output.
 """

@@ -40,19 +40,6 @@ def positive_finite(name: str, value: Any) -> float:
     return float(value)
 
 
-def finite_real(name: str, value: Any) -> float:
-    """Return ``value`` as a ``float`` after checking that it is a finite real number."""
-    if isinstance(value, (bool, str, bytes)):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    try:
-        result = float(np.asarray(value).item())
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}") from None
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return result
-
-
 def finite_array(name: str, value: Any, shape: Sequence[int] | None = None) -> np.ndarray:
     """Return ``value`` as a float64 NumPy array after checking finiteness and shape.
 
@@ -68,8 +55,8 @@ def finite_array(name: str, value: Any, shape: Sequence[int] | None = None) -> n
         )
         if not matches:
             sizes = ["any" if s is None else str(s) for s in shape]
-            wanted = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
-            raise ValueError(f"{name} must have shape {wanted}, got shape {array.shape}")
+            expected = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
+            raise ValueError(f"{name} must have shape {expected}, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must contain only finite numbers, got {array!r}")
     return array

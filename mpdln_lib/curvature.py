@@ -82,10 +82,11 @@ def lanczos_tridiagonal(
 
     Each new vector is orthogonalised twice against all earlier ones (classical
     Gram-Schmidt, repeated), which keeps the basis orthonormal to rounding
-    error. When the Krylov space is exhausted (the next vector's norm falls
-    below ``1000 eps ||T||``, as for the rank-one Hessian at a scalar minimum)
-    the iteration restarts from a random vector orthogonal to the basis and
-    records a zero off-diagonal entry, so ``T`` becomes block diagonal.
+    error. The Krylov space is exhausted when the next vector's norm falls
+    below ``1000 eps ||T||``, as it does for the rank-one Hessian at a scalar
+    minimum. The iteration then restarts from a random vector orthogonal to
+    the basis and records a zero off-diagonal entry, so ``T`` becomes block
+    diagonal.
 
     Args:
         matvec: Symmetric linear map on vectors of shape ``(n,)``.
@@ -182,8 +183,8 @@ def power_iteration(matvec: Matvec, v0: jax.Array, num_iter: int) -> jax.Array:
     """Run power iteration and return its eigenvalue estimate after every step.
 
     Power iteration converges to the eigenvalue of largest *magnitude*, which
-    is negative wherever the most negative eigenvalue dominates; it is shown
-    here as the pitfall it is, not as a way to measure sharpness.
+    is negative wherever the most negative eigenvalue dominates. The book uses
+    it to show that pitfall, not to measure sharpness.
 
     Args:
         matvec: Symmetric linear map on vectors of shape ``(n,)``.

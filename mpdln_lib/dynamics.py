@@ -1,9 +1,9 @@
 """Training dynamics: gradient descent, gradient flow, sweeps and divergence detection.
 
 Gradient descent runs as ``jax.lax.scan`` inside ``jax.jit``. The step size is
-a traced argument, so changing it reuses the compiled run; the number of
-steps, the recording interval and the architecture are static and compile a
-new run when they change.
+a traced argument, so changing it reuses the compiled run. The number of
+steps, the recording interval and the architecture are static, and changing
+one of them compiles a new run.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ works the same way, because the links run in the front end.
 An explorer can also carry a live panel: sliders over the full, continuous
 range of some controls that call ``render`` again on every change. It needs a
 kernel, so the book's stylesheet hides it on the static site (CSS class
-``mpdln-live``); in JupyterLab, Binder or Colab it appears below the frames.
+``mpdln-live``). In JupyterLab, Binder or Colab it appears below the frames.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def figure_to_html(fig: Figure, alt: str, dpi: int = 80) -> str:
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     alt = alt.replace('"', "&quot;")
     return f'<img src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%;background:white">'
+
+
+def _slider_layout() -> dict:
+    """Return the keyword arguments that give every explorer slider the same look."""
+    return {"style": {"description_width": "initial"}, "layout": widgets.Layout(width="420px")}
 
 
 def _format_value(value) -> str:
@@ -100,8 +105,7 @@ def frame_explorer(
             value=0,
             description=labels.get(name, name),
             continuous_update=True,
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width="420px"),
+            **_slider_layout(),
         )
         for name in names
         if len(controls[name]) > 1
@@ -170,32 +174,35 @@ class LivePanel:
         self.renders = 0
         self.sliders: dict[str, widgets.Widget] = {}
         self._fixed: dict[str, object] = {}
+
         for name, values in controls.items():
-            label = labels.get(name, name)
-            if name in live:
-                low, high = (float(b) for b in live[name])
-                start = min(max(float(values[0]), low), high)
-                slider = widgets.FloatSlider(
-                    value=start, min=low, max=high, step=(high - low) / 200,
-                    readout_format=".4g", description=label, continuous_update=False,
-                    style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
-                )
-            elif len(values) == 1:
+            if name not in live and len(values) == 1:
                 self._fixed[name] = values[0]
                 continue
-            else:
-                slider = widgets.SelectionSlider(
-                    options=[(_format_value(v), v) for v in values], value=values[0],
-                    description=label, continuous_update=False,
-                    style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
-                )
+            slider = self._make_slider(labels.get(name, name), values, live.get(name))
             slider.observe(self._update, names="value")
             self.sliders[name] = slider
+
         self.output = widgets.HTML()
         heading = widgets.HTML("<b>Live (needs a running kernel):</b> any value in the range, recomputed on release.")
         self.box = widgets.VBox([heading, widgets.VBox(list(self.sliders.values())), self.output])
         self.box.add_class(LIVE_CLASS)
         self._update()
+
+    @staticmethod
+    def _make_slider(label: str, values: Sequence, bounds: tuple[float, float] | None) -> widgets.Widget:
+        """Build a continuous slider over ``bounds``, or a slider over ``values`` when there are none."""
+        if bounds is None:
+            return widgets.SelectionSlider(
+                options=[(_format_value(v), v) for v in values], value=values[0],
+                description=label, continuous_update=False, **_slider_layout(),
+            )
+        low, high = (float(b) for b in bounds)
+        start = min(max(float(values[0]), low), high)
+        return widgets.FloatSlider(
+            value=start, min=low, max=high, step=(high - low) / 200, readout_format=".4g",
+            description=label, continuous_update=False, **_slider_layout(),
+        )
 
     def values(self) -> dict:
         """Return the current value of every control."""

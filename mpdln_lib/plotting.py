@@ -2,8 +2,8 @@
 
 One palette for the whole book: the Okabe-Ito colours, which stay distinct
 under the common forms of colour blindness. Pathway ``k`` is always drawn in
-``pathway_color(k)``; closed forms are drawn as black dashed lines over the
-simulation; the 2/eta stability line is grey and dotted. Figures have a white
+``pathway_color(k)``. Closed forms are black dashed lines over the
+simulation, and the 2/eta stability line is grey and dotted. Figures have a white
 background so they stay readable in the site's dark mode.
 """
 

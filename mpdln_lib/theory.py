@@ -89,8 +89,8 @@ def equal_split_sharpness(y: float, depth: int, num_pathways: int) -> float:
     """Compute ``L K^(2/L - 1) y^(2 - 2/L)``, the sharpness of the balanced equal split.
 
     It is the smallest sharpness of any global minimum, balanced or not, mixed
-    signs included: for ``L >= 3`` the equal split is the unique flattest
-    minimum; for ``L = 2`` every same-sign split has sharpness ``2y``; for
+    signs included. For ``L >= 3`` the equal split is the unique flattest
+    minimum. For ``L = 2`` every same-sign split has sharpness ``2y``, and for
     ``L = 1`` every split has sharpness ``K``.
     """
     y = check.positive_finite("y", y)
@@ -218,10 +218,10 @@ def gd_end_strength(y: float, depth: int, eta: float | Sequence[float] | np.ndar
     ``L (p^(2-2/L) + (y - p)^(2-2/L)) = 2 / eta``. For ``eta <= 2 / S_1`` it stays
     at ``p = y``.
 
-    The prediction is approximate: the oscillation carries GD slightly past
-    this minimum (about 0.5% flatter than ``2 / eta`` at ``L = 3``, ``eta = 0.75``),
-    and it assumes the early iterates reach a near single-path minimum, which
-    fails when both pathways start at almost the same size.
+    The prediction is approximate. The oscillation carries GD slightly past
+    this minimum (about 0.5% flatter than ``2 / eta`` at ``L = 3``, ``eta = 0.75``).
+    It also assumes that the early iterates reach a near single-path minimum,
+    which fails when both pathways start at almost the same size.
 
     Args:
         y: Target value, positive.

@@ -6,9 +6,9 @@ curvature check is the dense Hessian from ``jax.hessian`` and ``eigh`` in
 float64.
 
 Compiling the dense Hessian takes up to several seconds per architecture on a
-shared 2-core machine (the second derivative of ``jnp.prod`` in the scalar
-model is the slow part), so the helpers below compile it once per
-architecture and every test that uses that architecture reuses it.
+shared 2-core machine, mostly for the second derivative of ``jnp.prod`` in the
+scalar model. The helpers below therefore compile it once per architecture,
+and every test of that architecture reuses it.
 """
 
 from __future__ import annotations

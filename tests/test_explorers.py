@@ -46,7 +46,7 @@ def test_frame_count_is_grid_size():
     assert len(_leaves(explorer.children[1])) == 6
 
 
-def test_frames_are_pngs_with_alt_text_in_grid_order():
+def test_frames_png_alt_in_order():
     explorer = mp.frame_explorer(_render, {"a": [1.0, 2.0], "b": [1, 3]}, alt=_alt)
     leaves = _leaves(explorer.children[1])
     alts = [re.search(r'alt="([^"]*)"', leaf.value).group(1) for leaf in leaves]

@@ -505,7 +505,7 @@ def test_gd_end_strength_upper_limit_is_two_pathway():
         mp.gd_end_strength(1.0, 3, 1.001 * eta_max)
 
 
-def test_gf_limit_depths_depth_two_with_deeper_matches_flow():
+def test_gf_limit_depths_mixed_depth_two():
     network = mp.Network(depths=(2, 3))
     target = mp.scalar_target(1.0)
     params = mp.init_aligned(network, [0.3, 0.5], target)

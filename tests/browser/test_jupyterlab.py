@@ -3,11 +3,13 @@
 The environment is built the way Binder builds it: a fresh virtual
 environment (``.binder-venv`` in the repository root, reused while
 ``binder/requirements.txt`` is unchanged) with ``binder/requirements.txt``
-installed and ``binder/postBuild`` run in the repository root. The test copies
-a chapter to a scratch folder, starts that environment's JupyterLab there on
-127.0.0.1 with a random token, runs every cell from the Run menu in headless
-Chromium, then moves a slider of the explorer's live panel (which recomputes
-through the kernel) and checks that the figure changes.
+installed and ``binder/postBuild`` run in the repository root.
+
+The test copies a chapter to a scratch folder and starts that environment's
+JupyterLab there on 127.0.0.1 with a random token. In headless Chromium it
+runs every cell from the Run menu. It then moves a slider of the explorer's
+live panel, which recomputes through the kernel, and checks that the figure
+changes.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ def _binder_python() -> Path:
     """Create or reuse the Binder-like environment; return its Python."""
     python = BINDER_VENV / "bin" / "python"
     stamp = BINDER_VENV / ".binder-requirements.sha256"
-    wanted = hashlib.sha256(
+    expected_hash = hashlib.sha256(
         (BINDER_DIR / "requirements.txt").read_bytes() + (BINDER_DIR / "postBuild").read_bytes()
     ).hexdigest()
-    if python.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+    if python.is_file() and stamp.is_file() and stamp.read_text() == expected_hash:
         return python
     runtime = (BINDER_DIR / "runtime.txt").read_text().strip()
     assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}", (
@@ -62,8 +64,22 @@ def _binder_python() -> Path:
     )
     env = dict(os.environ, PATH=f"{BINDER_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
     subprocess.run(["bash", str(BINDER_DIR / "postBuild")], cwd=REPO_ROOT, env=env, check=True)
-    stamp.write_text(wanted)
+    stamp.write_text(expected_hash)
     return python
+
+
+def _wait_until_serving(server: subprocess.Popen, base: str, token: str, log_path: Path) -> None:
+    """Poll JupyterLab's status API until it answers; fail with its log if it exits or times out."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"JupyterLab did not start at {base}:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -79,33 +95,26 @@ def lab(tmp_path_factory, browser):
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
-        # CI runs as root; JupyterLab refuses to start as root without this flag.
+        # CI runs as root, and JupyterLab refuses to start as root without this flag.
         "--allow-root",
     ]
+
     # Only the Binder environment's kernel and packages, not the test runner's.
     env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update(JUPYTER_PREFER_ENV_PATH="1", PATH=f"{BINDER_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    log = open(folder / "jupyterlab.log", "w")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
+
+    log_path = folder / "jupyterlab.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_serving(server, base, token, log_path)
+        yield base, token
+
+        os.killpg(server.pid, signal.SIGTERM)
         try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                log.close()
-                pytest.fail(f"JupyterLab did not start on port {port}:\n{(folder / 'jupyterlab.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield base, token
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-    log.close()
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 def _live_figure(page) -> str | None:
