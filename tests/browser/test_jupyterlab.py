@@ -69,7 +69,7 @@ def _binder_python() -> Path:
 
 
 def _wait_until_serving(server: subprocess.Popen, base: str, token: str, log_path: Path) -> None:
-    """Poll JupyterLab's status API until it answers; fail with its log if it exits or times out."""
+    """Poll JupyterLab's status API until it responds, and fail with its log if it exits or times out."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         try:
